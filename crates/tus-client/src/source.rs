@@ -37,7 +37,7 @@ pub struct Source {
 
 #[derive(Clone)]
 enum Kind {
-    File { file: Arc<std::fs::File>, len: u64, path: Option<PathBuf> },
+    File { file: Arc<std::fs::File>, base: u64, len: u64, path: Option<PathBuf> },
     Bytes(Bytes),
     Reader { state: Arc<Mutex<ReaderState>>, len: Option<u64> },
 }
@@ -103,7 +103,7 @@ impl Source {
         if !meta.is_file() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file; use Source::reader"));
         }
-        Ok(Self { kind: Kind::File { file: Arc::new(file), len: meta.len(), path: None } })
+        Ok(Self { kind: Kind::File { file: Arc::new(file), base: 0, len: meta.len(), path: None } })
     }
 
     /// Bytes in memory.
@@ -144,6 +144,27 @@ impl Source {
     /// Whether any range can be read again, from the start (files and memory, not readers).
     pub fn is_seekable(&self) -> bool {
         !matches!(self.kind, Kind::Reader { .. })
+    }
+
+    /// The bytes `range` of this source as a source of their own (offset 0 is `range.start`), sharing the
+    /// file or memory. For splitting one upload into parallel parts.
+    ///
+    /// # Errors
+    ///
+    /// [`std::io::ErrorKind::InvalidInput`] for a reader (it cannot be split) or a range past the end.
+    pub fn slice(&self, range: std::ops::Range<u64>) -> io::Result<Self> {
+        let refuse = || io::Error::new(io::ErrorKind::InvalidInput, "only a file or memory source can be sliced, within its length");
+        if !self.len().is_some_and(|len| range.start <= range.end && range.end <= len) {
+            return Err(refuse());
+        }
+        let kind = match &self.kind {
+            Kind::File { file, base, path, .. } => {
+                Kind::File { file: Arc::clone(file), base: base + range.start, len: range.end - range.start, path: path.clone() }
+            }
+            Kind::Bytes(b) => Kind::Bytes(b.slice(range.start as usize..range.end as usize)),
+            Kind::Reader { .. } => return Err(refuse()),
+        };
+        Ok(Self { kind })
     }
 
     /// The file's path, for a source made with [`Source::file`].
@@ -203,10 +224,11 @@ impl Source {
                 let end = start + max.min(b.len() - start);
                 Ok(b.slice(start..end))
             }
-            Kind::File { file, .. } => {
+            Kind::File { file, base, len, .. } => {
                 let file = Arc::clone(file);
-                let max = max.min(PIECE * 4);
-                tokio::task::spawn_blocking(move || pread(&file, offset, max))
+                let max = (max as u64).min(len.saturating_sub(offset)).min(PIECE as u64 * 4) as usize;
+                let at = base + offset;
+                tokio::task::spawn_blocking(move || pread(&file, at, max))
                     .await
                     .map_err(|e| io::Error::other(format!("file read task failed: {e}")))?
             }
@@ -335,6 +357,11 @@ mod tests {
         assert_eq!(&source.read_at(5000, 100).await.unwrap()[..], &data[5000..5100]);
         assert_eq!(&source.read_at(99_990, 100).await.unwrap()[..], &data[99_990..]);
         assert!(source.read_at(100_000, 100).await.unwrap().is_empty());
+        let part = source.slice(40_000..60_000).unwrap();
+        assert_eq!(part.len(), Some(20_000));
+        assert_eq!(&part.read_at(0, 10).await.unwrap()[..], &data[40_000..40_010]);
+        assert_eq!(&part.read_at(19_990, 100).await.unwrap()[..], &data[59_990..60_000]);
+        assert!(part.read_at(20_000, 100).await.unwrap().is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
