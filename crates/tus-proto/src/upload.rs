@@ -299,6 +299,11 @@ impl Upload {
         Ok(())
     }
 
+    /// Turns creation-with-upload on or off for the next creation (off after a server refused it).
+    pub fn set_creation_with_upload(&mut self, on: bool) {
+        self.options.creation_with_upload = on;
+    }
+
     /// Turns the per-PATCH checksum on or off, for example after learning what the server supports.
     pub fn set_checksum(&mut self, checksum: Option<ChecksumRequest>) {
         self.options.checksum = checksum;
@@ -396,7 +401,12 @@ impl Upload {
             RequestKind::Create | RequestKind::CreateWithUpload => {
                 let created = Created::from_response(&plan, response).inspect_err(|_| self.state = State::Creating)?;
                 self.url = Some(created.url.clone());
-                self.server_has_length = self.length.is_some();
+                // From the request, not from `self.length`: a length declared while a deferred-length
+                // POST was in flight has not reached the server yet.
+                self.server_has_length = header::get::<UploadLength>(&plan.headers)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|sent| self.length == Some(sent.0));
                 self.sent_end = Some(plan.body.len());
                 self.events.push_back(Event::Created { url: created.url });
                 self.expires(created.expires);
@@ -478,20 +488,20 @@ impl Upload {
     }
 
     fn apply_info(&mut self, info: &UploadInfo) -> Result<(), Error> {
-        match (self.length, info.length) {
+        // Check everything before changing anything: a HEAD that is rejected must leave no trace.
+        let (length, server_has_length) = match (self.length, info.length) {
             (Some(local), Some(server)) if local != server => {
                 return Err(Error::LengthMismatch { server, local });
             }
-            (Some(_), Some(_)) => self.server_has_length = true,
-            (Some(_), None) | (None, None) => self.server_has_length = false,
+            (Some(local), Some(_)) => (Some(local), true),
+            (local, None) => (local, false),
             (None, Some(server)) => {
                 if self.sent_end.is_some_and(|s| s > server) {
                     return Err(Error::LengthMismatch { server, local: self.sent_end.unwrap_or(0) });
                 }
-                self.length = Some(server);
-                self.server_has_length = true;
+                (Some(server), true)
             }
-        }
+        };
         if let Some(sent) = self.sent_end {
             if info.offset > sent {
                 return Err(Error::OffsetOutOfRange {
@@ -501,7 +511,7 @@ impl Upload {
                 });
             }
         }
-        if let Some(length) = self.length {
+        if let Some(length) = length {
             if info.offset > length {
                 return Err(Error::OffsetOutOfRange {
                     request: RequestKind::Head,
@@ -510,6 +520,8 @@ impl Upload {
                 });
             }
         }
+        self.length = length;
+        self.server_has_length = server_has_length;
         let previous = self.offset;
         self.offset = info.offset;
         self.sent_end = Some(self.sent_end.map_or(info.offset, |s| s.max(info.offset)));
