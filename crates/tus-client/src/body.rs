@@ -68,7 +68,7 @@ enum Inner {
         pos: u64,
         end: u64,
         next: Option<JoinHandle<std::io::Result<Bytes>>>,
-        trailer: Option<(ChecksumAlgorithm, Hasher)>,
+        trailer: Option<Box<(ChecksumAlgorithm, Hasher)>>,
     },
 }
 
@@ -84,7 +84,7 @@ impl UploadBody {
         activity: Arc<Activity>,
         on_sent: Option<SentCallback>,
     ) -> Self {
-        let inner = Inner::Range { source, pos: range.start, end: range.end, next: None, trailer };
+        let inner = Inner::Range { source, pos: range.start, end: range.end, next: None, trailer: trailer.map(Box::new) };
         Self { inner, activity, on_sent }
     }
 }
@@ -105,7 +105,8 @@ impl Body for UploadBody {
             return Poll::Ready(None);
         };
         if *pos >= *end {
-            return Poll::Ready(trailer.take().map(|(algorithm, hasher)| {
+            return Poll::Ready(trailer.take().map(|boxed| {
+                let (algorithm, hasher) = *boxed;
                 let mut trailers = HeaderMap::new();
                 let value: HeaderValue = UploadChecksum { algorithm, digest: hasher.finish() }.encode();
                 trailers.insert(UploadChecksum::NAME, value);
@@ -130,8 +131,8 @@ impl Body for UploadBody {
             // Read ahead while the connection writes this piece.
             *next = Some(spawn_read(source, *pos, *end));
         }
-        if let Some((_, hasher)) = trailer {
-            hasher.update(&piece);
+        if let Some(boxed) = trailer {
+            boxed.1.update(&piece);
         }
         this.activity.touch();
         if let Some(cb) = &this.on_sent {

@@ -200,7 +200,7 @@ impl Error {
 /// A URL printed without its query string and fragment, and without a password, since those may carry
 /// secrets.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Redacted(Url);
+pub struct Redacted(Box<str>);
 
 impl Redacted {
     /// Wraps a URL for display.
@@ -213,13 +213,13 @@ impl Redacted {
         if url.password().is_some() {
             let _ = url.set_password(Some("…"));
         }
-        Self(url)
+        Self(url.as_str().into())
     }
 }
 
 impl fmt::Display for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_str())
+        f.write_str(&self.0)
     }
 }
 

@@ -13,7 +13,7 @@ pub enum Error {
         attempts: u32,
         /// The last failure.
         #[source]
-        last: tus_client::Error,
+        last: Box<tus_client::Error>,
         /// The upload URL, if the upload was created (it can be resumed from there).
         upload_url: Option<Url>,
     },
@@ -22,7 +22,7 @@ pub enum Error {
     Fatal {
         /// The failure.
         #[source]
-        source: tus_client::Error,
+        source: Box<tus_client::Error>,
         /// The upload URL, if the upload was created.
         upload_url: Option<Url>,
     },
@@ -35,6 +35,19 @@ pub enum Error {
         extension: &'static str,
         /// What it was needed for.
         needed_for: &'static str,
+    },
+    /// The server reported success but does not hold the expected bytes (a final upload shorter than its
+    /// parts, for example). Never reported as success.
+    #[error("the server holds {offset} bytes (length {length:?}) at {}, expected {expected}", Redacted::new(upload_url))]
+    Incomplete {
+        /// The server's offset.
+        offset: u64,
+        /// The server's length.
+        length: Option<u64>,
+        /// What the client sent.
+        expected: u64,
+        /// The upload URL.
+        upload_url: Url,
     },
     /// The upload was cancelled.
     #[error("cancelled{}", at_url(upload_url.as_ref()))]
@@ -55,6 +68,14 @@ fn at_url(url: Option<&Url>) -> String {
 }
 
 impl Error {
+    pub(crate) fn fatal(source: tus_client::Error, upload_url: Option<Url>) -> Self {
+        Self::Fatal { source: Box::new(source), upload_url }
+    }
+
+    pub(crate) fn exhausted(attempts: u32, last: tus_client::Error, upload_url: Option<Url>) -> Self {
+        Self::Exhausted { attempts, last: Box::new(last), upload_url }
+    }
+
     /// The client error behind this one, if any.
     pub fn client_error(&self) -> Option<&tus_client::Error> {
         match self {
@@ -70,6 +91,7 @@ impl Error {
             Self::Exhausted { upload_url, .. } | Self::Fatal { upload_url, .. } | Self::Cancelled { upload_url } => {
                 upload_url.as_ref()
             }
+            Self::Incomplete { upload_url, .. } => Some(upload_url),
             _ => None,
         }
     }

@@ -79,6 +79,6 @@ fn parse(url: &str) -> Result<Url, Error> {
 }
 
 fn default_uploader() -> Result<Uploader, Error> {
-    let client = Client::new().map_err(|e| Error::Fatal { source: e, upload_url: None })?;
+    let client = Client::new().map_err(|e| Error::fatal(e, None))?;
     Ok(Uploader::new(client))
 }

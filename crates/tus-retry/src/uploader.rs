@@ -338,12 +338,11 @@ impl Uploader {
             let info = self.with_retry(Some(&final_url), || self.client.info(&final_url)).await?;
             if let Some(expected) = total {
                 if !info.is_complete() || info.offset != expected {
-                    return Err(Error::Fatal {
-                        source: ClientError::Usage(format!(
-                            "the final upload holds {} of {:?} bytes, expected {expected}",
-                            info.offset, info.length
-                        )),
-                        upload_url: Some(final_url),
+                    return Err(Error::Incomplete {
+                        offset: info.offset,
+                        length: info.length,
+                        expected,
+                        upload_url: final_url,
                     });
                 }
             }
@@ -516,7 +515,7 @@ impl Uploader {
                     failures = 0;
                     continue;
                 }
-                return Err(Error::Fatal { source: error, upload_url: url });
+                return Err(Error::fatal(error, url));
             }
             if error.status() == Some(http::StatusCode::PAYLOAD_TOO_LARGE) && self.shrink(&mut upload) {
                 continue;
@@ -536,9 +535,9 @@ impl Uploader {
                     }
                 }
                 Decision::Exhausted => {
-                    return Err(Error::Exhausted { attempts: failures + 1, last: error, upload_url: url });
+                    return Err(Error::exhausted(failures + 1, error, url));
                 }
-                Decision::Fatal => return Err(Error::Fatal { source: error, upload_url: url }),
+                Decision::Fatal => return Err(Error::fatal(error, url)),
             }
         }
         let Some(url) = upload.url().cloned().filter(|_| upload.is_complete()) else {
@@ -631,9 +630,9 @@ impl Uploader {
                     }
                 }
                 Decision::Exhausted => {
-                    return Err(Error::Exhausted { attempts: failures + 1, last: error, upload_url: upload.cloned() });
+                    return Err(Error::exhausted(failures + 1, error, upload.cloned()));
                 }
-                Decision::Fatal => return Err(Error::Fatal { source: error, upload_url: upload.cloned() }),
+                Decision::Fatal => return Err(Error::fatal(error, upload.cloned())),
             }
         }
     }
