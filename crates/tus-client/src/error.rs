@@ -30,7 +30,7 @@ pub enum RetryClass {
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with an error status.
-    #[error("{request} {url} answered {status}{}", server_says(body))]
+    #[error("{request} {url} answered {}{}", tus_proto::status_text(*status), server_says(body))]
     Status {
         /// The request that was answered.
         request: RequestKind,
@@ -124,6 +124,8 @@ impl Error {
                 _ => RetryClass::Fatal,
             },
             Self::Connect { .. } | Self::Timeout { .. } | Self::Http { .. } => RetryClass::Transient,
+            // A server that accepted a body but kept none of it may be overloaded; count it against the budget.
+            Self::Protocol { source: tus_proto::Error::NoProgress { .. }, .. } => RetryClass::Transient,
             Self::Protocol { .. } | Self::Tls { .. } | Self::Source(_) | Self::Usage(_) | Self::Config(_) => {
                 RetryClass::Fatal
             }
@@ -205,15 +207,23 @@ pub struct Redacted(Box<str>);
 impl Redacted {
     /// Wraps a URL for display.
     pub fn new(url: &Url) -> Self {
+        // Assembled as text: `Url`'s setters would percent-encode the `…` placeholder.
         let mut url = url.clone();
-        if url.query().is_some() {
-            url.set_query(Some("…"));
-        }
+        let query = url.query().is_some();
+        url.set_query(None);
         url.set_fragment(None);
+        let mut text = url.to_string();
         if url.password().is_some() {
-            let _ = url.set_password(Some("…"));
+            let _ = url.set_password(None);
+            let user = url.username();
+            let scheme = url.scheme();
+            let rest = &text[text.find('@').map_or(0, |at| at + 1)..];
+            text = format!("{scheme}://{user}:…@{rest}");
         }
-        Self(url.as_str().into())
+        if query {
+            text.push_str("?…");
+        }
+        Self(text.into())
     }
 }
 

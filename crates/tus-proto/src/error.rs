@@ -48,7 +48,7 @@ impl fmt::Display for RequestKind {
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with a status that means the operation failed.
-    #[error("{request} answered {status}")]
+    #[error("{request} answered {}", status_text(*status))]
     Status {
         /// The request that was answered.
         request: RequestKind,
@@ -56,7 +56,7 @@ pub enum Error {
         status: StatusCode,
     },
     /// The server answered with a success status that the protocol does not allow here.
-    #[error("{request} answered {status}, expected {expected}")]
+    #[error("{request} answered {}, expected {expected}", status_text(*status))]
     UnexpectedStatus {
         /// The request that was answered.
         request: RequestKind,
@@ -114,6 +114,15 @@ pub enum Error {
     /// Metadata could not be encoded (bad input from the caller) or decoded (bad input from the server).
     #[error("metadata: {0}")]
     Metadata(#[from] MetadataError),
+    /// A PATCH with a body was answered with success but the server kept none of it. Legal once; a
+    /// server that keeps doing it would loop a client forever, so it is reported for the retry budget.
+    #[error("PATCH of {sent} bytes at offset {offset} was accepted, but the server kept none of them")]
+    NoProgress {
+        /// The offset, unchanged.
+        offset: u64,
+        /// The bytes sent.
+        sent: u64,
+    },
     /// The caller asked for something the protocol or the upload's state does not allow.
     #[error("invalid use: {0}")]
     Usage(&'static str),
@@ -140,7 +149,7 @@ impl Error {
     /// operation with an error status or the caller misusing the API.
     pub fn is_protocol_violation(&self) -> bool {
         match self {
-            Self::Status { .. } | Self::Usage(_) | Self::InvalidLength { .. } => false,
+            Self::Status { .. } | Self::Usage(_) | Self::InvalidLength { .. } | Self::NoProgress { .. } => false,
             Self::Metadata(e) => e.is_decode(),
             _ => true,
         }
@@ -148,5 +157,17 @@ impl Error {
 
     pub(crate) fn invalid_header(header: &'static str, value: &[u8], reason: &'static str) -> Self {
         Self::InvalidHeader { header, value: String::from_utf8_lossy(value).into_owned(), reason }
+    }
+}
+
+/// A status with its reason phrase, including the ones tus defines (`460 Checksum Mismatch`).
+pub fn status_text(status: StatusCode) -> String {
+    let reason = match status.as_u16() {
+        460 => Some("Checksum Mismatch"),
+        _ => status.canonical_reason(),
+    };
+    match reason {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
     }
 }

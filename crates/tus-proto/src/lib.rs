@@ -42,7 +42,7 @@ mod request;
 mod upload;
 
 pub use config::ServerConfiguration;
-pub use error::{Error, RequestKind};
+pub use error::{Error, RequestKind, status_text};
 pub use header::{ChecksumAlgorithm, Extension, UploadConcat};
 pub use metadata::{Metadata, MetadataError};
 pub use request::{

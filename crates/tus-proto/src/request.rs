@@ -367,6 +367,9 @@ impl Created {
         let url = resolve_location(&request.url, location.as_bytes())?;
         let sent = request.body.len();
         let offset = match response.offset()? {
+            // A final upload holds its parts' bytes at once, and rustus says so in `Upload-Offset`; its
+            // offset is checked with a HEAD, so only `Location` matters here.
+            _ if request.kind == RequestKind::Concatenate => 0,
             None => 0,
             Some(o) if request.kind == RequestKind::CreateWithUpload && o <= sent => o,
             Some(0) => 0,
@@ -434,6 +437,16 @@ impl UploadInfo {
     /// [`Error::Status`] (404, 410 and 403 mean the upload is gone), [`Error::MissingHeader`],
     /// [`Error::InvalidHeader`], [`Error::OffsetOutOfRange`], [`Error::Metadata`].
     pub fn from_response(response: &ResponseHead) -> Result<Self, Error> {
+        Self::parse(response, true)
+    }
+
+    /// As [`UploadInfo::from_response`], but metadata or `Upload-Concat` that cannot be decoded are left
+    /// out instead of failing: resuming needs only the offset and the length.
+    pub(crate) fn offsets_from_response(response: &ResponseHead) -> Result<Self, Error> {
+        Self::parse(response, false)
+    }
+
+    fn parse(response: &ResponseHead, strict: bool) -> Result<Self, Error> {
         response.require_success(RequestKind::Head)?;
         let Some(offset) = response.offset()? else {
             return Err(Error::MissingHeader {
@@ -453,9 +466,10 @@ impl UploadInfo {
                 });
             }
         }
-        let metadata = header::get::<UploadMetadata>(&response.headers)?.map(|m| m.0);
-        let concat = header::get::<UploadConcat>(&response.headers)?;
-        Ok(Self { offset, length, deferred, metadata, concat, expires: response.expires() })
+        let metadata = header::get::<UploadMetadata>(&response.headers);
+        let concat = header::get::<UploadConcat>(&response.headers);
+        let (metadata, concat) = if strict { (metadata?, concat?) } else { (metadata.ok().flatten(), concat.ok().flatten()) };
+        Ok(Self { offset, length, deferred, metadata: metadata.map(|m| m.0), concat, expires: response.expires() })
     }
 
     /// Whether the upload is complete: its length is known and the server holds all of it.

@@ -416,7 +416,7 @@ impl Upload {
                 }
                 self.state = State::Uploading;
             }
-            RequestKind::Head => match UploadInfo::from_response(response) {
+            RequestKind::Head => match UploadInfo::offsets_from_response(response) {
                 Ok(info) => self.apply_info(&info).inspect_err(|_| self.state = State::Syncing)?,
                 Err(e) => {
                     let gone =
@@ -438,9 +438,15 @@ impl Upload {
                     }
                 }
                 self.expires(patched.expires);
+                self.state = State::Uploading;
+                let sent = plan.body.len();
+                if patched.offset == self.offset && sent > 0 {
+                    // Reported like any failure, and followed by a HEAD like any failure.
+                    self.state = State::Syncing;
+                    return Err(Error::NoProgress { offset: self.offset, sent });
+                }
                 self.offset = patched.offset;
                 self.events.push_back(Event::Confirmed { offset: patched.offset });
-                self.state = State::Uploading;
             }
             RequestKind::Options | RequestKind::Concatenate | RequestKind::Delete => {
                 return Err(Error::Usage("the upload state machine never plans this request"));
@@ -494,7 +500,11 @@ impl Upload {
                 return Err(Error::LengthMismatch { server, local });
             }
             (Some(local), Some(_)) => (Some(local), true),
-            (local, None) => (local, false),
+            // Only an explicit `Upload-Defer-Length: 1` says the server lacks the length. A HEAD with
+            // neither header is a broken server (protocol.md pitfall 6); sending `Upload-Length` again
+            // would get a 400 from tusd and rustus, so a known length is taken as known to the server.
+            (Some(local), None) => (Some(local), !info.deferred),
+            (None, None) => (None, false),
             (None, Some(server)) => {
                 if self.sent_end.is_some_and(|s| s > server) {
                     return Err(Error::LengthMismatch { server, local: self.sent_end.unwrap_or(0) });

@@ -500,13 +500,12 @@ fn patch_partial_acceptance_continues_from_the_server_offset() {
               state: Uploading offset=8 length=Some(10)
             > PATCH https://tus.example/files/abc | upload-offset: 8 | body 8..10
             < 204 | upload-offset: 8
-              ok
-              event: Confirmed { offset: 8 }
-              state: Uploading offset=8 length=Some(10)
-            > PATCH https://tus.example/files/abc | upload-offset: 8 | body 8..10
+              error: PATCH of 2 bytes at offset 8 was accepted, but the server kept none of them
+              state: Syncing offset=8 length=Some(10)
+            > HEAD https://tus.example/files/abc
             < 204 | upload-offset: 10
               ok
-              event: Confirmed { offset: 10 }
+              event: Resynced { offset: 10, previous: 8 }
               event: Completed
               state: Complete offset=10 length=Some(10)
             next: nothing
@@ -758,7 +757,7 @@ fn checksum_mismatch_resends_the_same_range_after_head() {
               state: Uploading offset=4 length=Some(10)
             > PATCH https://tus.example/files/abc | upload-offset: 4 | body 4..8 | checksum sha1 Header
             < 460
-              error: PATCH answered 460 <unknown status code>
+              error: PATCH answered 460 Checksum Mismatch
               state: Syncing offset=4 length=Some(10)
             > HEAD https://tus.example/files/abc
             < 200 | upload-offset: 4 | upload-length: 10
@@ -1345,18 +1344,20 @@ fn restart_is_only_for_gone_uploads_with_an_endpoint() {
 }
 
 #[test]
-fn head_metadata_and_concat_are_read_but_garbage_in_them_fails_the_head() {
+fn garbage_metadata_or_concat_in_a_head_does_not_block_resuming() {
+    // Resuming needs only the offset and the length; `UploadInfo::from_response` (used by `info`) still
+    // reports such garbage, as the request tests check.
     check(
         resumed(Some(4), 4),
         "
-        200 | upload-offset: 0 | upload-length: 4 | upload-metadata: filename YS5iaW4= | upload-concat: partial
-        lost
         200 | upload-offset: 0 | upload-length: 4 | upload-metadata: filename !!!
+        lost
         200 | upload-offset: 0 | upload-length: 4 | upload-concat: whatever
+        204 | upload-offset: 4
         ",
         expect![[r#"
             > HEAD https://tus.example/files/abc
-            < 200 | upload-offset: 0 | upload-length: 4 | upload-metadata: filename YS5iaW4= | upload-concat: partial
+            < 200 | upload-offset: 0 | upload-length: 4 | upload-metadata: filename !!!
               ok
               event: Resynced { offset: 0, previous: 0 }
               state: Uploading offset=0 length=Some(4)
@@ -1364,14 +1365,17 @@ fn head_metadata_and_concat_are_read_but_garbage_in_them_fails_the_head() {
             < lost
               state: Syncing offset=0 length=Some(4)
             > HEAD https://tus.example/files/abc
-            < 200 | upload-offset: 0 | upload-length: 4 | upload-metadata: filename !!!
-              error: metadata: value of key "filename" is not valid base64: "!!!"
-              state: Syncing offset=0 length=Some(4)
-            > HEAD https://tus.example/files/abc
             < 200 | upload-offset: 0 | upload-length: 4 | upload-concat: whatever
-              error: invalid Upload-Concat header "whatever": expected `partial` or `final;<url> <url>...`
-              state: Syncing offset=0 length=Some(4)
-            next: > HEAD https://tus.example/files/abc
+              ok
+              event: Resynced { offset: 0, previous: 0 }
+              state: Uploading offset=0 length=Some(4)
+            > PATCH https://tus.example/files/abc | upload-offset: 0 | body 0..4
+            < 204 | upload-offset: 4
+              ok
+              event: Confirmed { offset: 4 }
+              event: Completed
+              state: Complete offset=4 length=Some(4)
+            next: nothing
         "#]],
     );
 }
@@ -2120,6 +2124,140 @@ fn refused_length_declaration_is_followed_by_head() {
               event: Confirmed { offset: 2 }
               event: Completed
               state: Complete offset=2 length=Some(2)
+            next: nothing
+        "#]],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Servers that bend the protocol.
+
+#[test]
+fn head_without_any_length_header_does_not_resend_upload_length() {
+    // A HEAD with neither `Upload-Length` nor `Upload-Defer-Length` (pitfall 6): sending `Upload-Length`
+    // again would be a 400 on tusd and rustus, so the PATCH after it carries none.
+    check(
+        created(Some(10), options(6)),
+        "
+        201 | location: /files/abc
+        lost
+        200 | upload-offset: 3
+        204 | upload-offset: 9
+        204 | upload-offset: 10
+        ",
+        expect![[r#"
+            > POST https://tus.example/files/ | upload-length: 10
+            < 201 | location: /files/abc
+              ok
+              event: Created https://tus.example/files/abc
+              state: Uploading offset=0 length=Some(10)
+            > PATCH https://tus.example/files/abc | upload-offset: 0 | body 0..6
+            < lost
+              state: Syncing offset=0 length=Some(10)
+            > HEAD https://tus.example/files/abc
+            < 200 | upload-offset: 3
+              ok
+              event: Resynced { offset: 3, previous: 0 }
+              state: Uploading offset=3 length=Some(10)
+            > PATCH https://tus.example/files/abc | upload-offset: 3 | body 3..9
+            < 204 | upload-offset: 9
+              ok
+              event: Confirmed { offset: 9 }
+              state: Uploading offset=9 length=Some(10)
+            > PATCH https://tus.example/files/abc | upload-offset: 9 | body 9..10
+            < 204 | upload-offset: 10
+              ok
+              event: Confirmed { offset: 10 }
+              event: Completed
+              state: Complete offset=10 length=Some(10)
+            next: nothing
+        "#]],
+    );
+}
+
+#[test]
+fn head_with_defer_length_after_a_known_length_resends_it() {
+    // The server says it lacks the length (it lost the PATCH that carried it): send it again.
+    check(
+        created(None, options(6)),
+        "
+        201 | location: /files/abc
+        declare 4
+        lost
+        200 | upload-offset: 0 | upload-defer-length: 1
+        204 | upload-offset: 4
+        ",
+        expect![[r#"
+            > POST https://tus.example/files/ | upload-defer-length: 1
+            < 201 | location: /files/abc
+              ok
+              event: Created https://tus.example/files/abc
+              state: Uploading offset=0 length=None
+            declare_length(4)
+              ok
+              state: Uploading offset=0 length=Some(4)
+            > PATCH https://tus.example/files/abc | upload-length: 4 | upload-offset: 0 | body 0..4
+            < lost
+              state: Syncing offset=0 length=Some(4)
+            > HEAD https://tus.example/files/abc
+            < 200 | upload-offset: 0 | upload-defer-length: 1
+              ok
+              event: Resynced { offset: 0, previous: 0 }
+              state: Uploading offset=0 length=Some(4)
+            > PATCH https://tus.example/files/abc | upload-length: 4 | upload-offset: 0 | body 0..4
+            < 204 | upload-offset: 4
+              ok
+              event: Confirmed { offset: 4 }
+              event: Completed
+              state: Complete offset=4 length=Some(4)
+            next: nothing
+        "#]],
+    );
+}
+
+#[test]
+fn a_server_that_keeps_accepting_nothing_is_reported_every_time() {
+    // Each zero-progress answer is an error (for the retry budget) followed by a HEAD.
+    check(
+        created(Some(4), options(4)),
+        "
+        201 | location: /files/abc
+        204 | upload-offset: 0
+        200 | upload-offset: 0 | upload-length: 4
+        204 | upload-offset: 0
+        200 | upload-offset: 0 | upload-length: 4
+        204 | upload-offset: 4
+        ",
+        expect![[r#"
+            > POST https://tus.example/files/ | upload-length: 4
+            < 201 | location: /files/abc
+              ok
+              event: Created https://tus.example/files/abc
+              state: Uploading offset=0 length=Some(4)
+            > PATCH https://tus.example/files/abc | upload-offset: 0 | body 0..4
+            < 204 | upload-offset: 0
+              error: PATCH of 4 bytes at offset 0 was accepted, but the server kept none of them
+              state: Syncing offset=0 length=Some(4)
+            > HEAD https://tus.example/files/abc
+            < 200 | upload-offset: 0 | upload-length: 4
+              ok
+              event: Resynced { offset: 0, previous: 0 }
+              state: Uploading offset=0 length=Some(4)
+            > PATCH https://tus.example/files/abc | upload-offset: 0 | body 0..4
+            < 204 | upload-offset: 0
+              error: PATCH of 4 bytes at offset 0 was accepted, but the server kept none of them
+              state: Syncing offset=0 length=Some(4)
+            > HEAD https://tus.example/files/abc
+            < 200 | upload-offset: 0 | upload-length: 4
+              ok
+              event: Resynced { offset: 0, previous: 0 }
+              state: Uploading offset=0 length=Some(4)
+            > PATCH https://tus.example/files/abc | upload-offset: 0 | body 0..4
+            < 204 | upload-offset: 4
+              ok
+              event: Confirmed { offset: 4 }
+              event: Completed
+              state: Complete offset=4 length=Some(4)
             next: nothing
         "#]],
     );

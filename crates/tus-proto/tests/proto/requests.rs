@@ -796,3 +796,24 @@ fn error_display_and_classification() {
     assert_eq!(RequestKind::Options.to_string(), "OPTIONS");
     assert_eq!(RequestKind::Delete.to_string(), "DELETE");
 }
+
+#[test]
+fn a_final_upload_may_report_its_parts_bytes_on_creation() {
+    // rustus answers the final concatenation POST with `Upload-Offset` equal to the parts' total; a plain
+    // creation with the same header would be refused, since a POST without a body stores nothing.
+    let parts = [url("https://tus.example/files/a"), url("https://tus.example/files/b")];
+    let plan = concatenate(&endpoint(), &parts, &Metadata::new()).unwrap();
+    let answer = response(201, &[("location", "/files/final"), ("upload-offset", "12345")]);
+    let created = Created::from_response(&plan, &answer).unwrap();
+    assert_eq!(created.url.as_str(), "https://tus.example/files/final");
+
+    let plain = tus_proto::Create::new(tus_proto::Length::Known(20000)).plan(&endpoint()).unwrap();
+    assert!(matches!(Created::from_response(&plain, &answer), Err(Error::OffsetOutOfRange { .. })));
+}
+
+#[test]
+fn status_text_names_the_tus_checksum_status() {
+    assert_eq!(tus_proto::status_text(StatusCode::from_u16(460).unwrap()), "460 Checksum Mismatch");
+    assert_eq!(tus_proto::status_text(StatusCode::LOCKED), "423 Locked");
+    assert_eq!(tus_proto::status_text(StatusCode::from_u16(599).unwrap()), "599");
+}
