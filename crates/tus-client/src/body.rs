@@ -25,11 +25,26 @@ pub type SentCallback = Arc<dyn Fn(u64) + Send + Sync>;
 pub(crate) struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    /// Why the body failed to read its source, for an `Error::Source` rather than a connection error.
+    source_error: std::sync::Mutex<Option<std::io::Error>>,
 }
 
 impl Activity {
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self { start: Instant::now(), last_ms: AtomicU64::new(0) })
+        Arc::new(Self { start: Instant::now(), last_ms: AtomicU64::new(0), source_error: Default::default() })
+    }
+
+    /// Keeps `e` for [`Activity::take_source_error`] and returns the error to hand to hyper (which
+    /// would otherwise report it as a broken connection, or, over HTTP/2, drop it).
+    fn source_failed(&self, e: std::io::Error) -> BoxError {
+        let copy = std::io::Error::new(e.kind(), e.to_string());
+        *self.source_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+        Box::new(copy)
+    }
+
+    /// The source error that ended the body, if one did.
+    pub(crate) fn take_source_error(&self) -> Option<std::io::Error> {
+        self.source_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
     }
 
     pub(crate) fn touch(&self) {
@@ -84,7 +99,9 @@ impl UploadBody {
         activity: Arc<Activity>,
         on_sent: Option<SentCallback>,
     ) -> Self {
-        let inner = Inner::Range { source, pos: range.start, end: range.end, next: None, trailer: trailer.map(Box::new) };
+        // The first piece is read now, while a connection is found and the request head is written.
+        let next = (range.start < range.end).then(|| spawn_read(&source, range.start, range.end));
+        let inner = Inner::Range { source, pos: range.start, end: range.end, next, trailer: trailer.map(Box::new) };
         Self { inner, activity, on_sent }
     }
 }
@@ -118,12 +135,12 @@ impl Body for UploadBody {
         *next = None;
         let piece = match result {
             Ok(Ok(piece)) => piece,
-            Ok(Err(e)) => return Poll::Ready(Some(Err(Box::new(e)))),
-            Err(e) => return Poll::Ready(Some(Err(Box::new(std::io::Error::other(e.to_string()))))),
+            Ok(Err(e)) => return Poll::Ready(Some(Err(this.activity.source_failed(e)))),
+            Err(e) => return Poll::Ready(Some(Err(this.activity.source_failed(std::io::Error::other(e.to_string()))))),
         };
         if piece.is_empty() {
             let e = std::io::Error::other(SourceError::TooShort { ended: *pos, needed: *end });
-            return Poll::Ready(Some(Err(Box::new(e))));
+            return Poll::Ready(Some(Err(this.activity.source_failed(e))));
         }
         let piece = piece.slice(..piece.len().min(usize::try_from(*end - *pos).unwrap_or(usize::MAX)));
         *pos += piece.len() as u64;

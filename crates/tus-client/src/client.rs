@@ -7,6 +7,7 @@ use http::header::{RETRY_AFTER, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::BodyExt as _;
 use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tus_proto::{Body, ChecksumPlacement, RequestKind, RequestPlan, ResponseHead};
 use url::Url;
@@ -178,14 +179,25 @@ impl Client {
             hook(&mut request);
         }
         let (parts, ()) = request.into_parts();
-        let request = http::Request::from_parts(parts, body);
+        let mut request = http::Request::from_parts(parts, body);
+        // A server may refuse a body before reading it (413 from rustus, 409 from tusd) and then neither
+        // read the rest nor close: the connection must not carry the next request, or that one stalls.
+        let capture = (!plan.body.is_empty()).then(|| capture_connection(&mut request));
         tracing::debug!(request = %kind, url = %Redacted::new(&plan.url), range = ?plan.body.range(), "sending");
 
         activity.touch();
         let url = &plan.url;
         let response = self.with_stall(&activity, kind, url, inner.http.request(request)).await?;
-        let response = response.map_err(|e| self.transport_error(e, kind, url))?;
+        let response = response.map_err(|e| match activity.take_source_error() {
+            Some(source_error) => Error::Source(source_error),
+            None => self.transport_error(e, kind, url),
+        })?;
         activity.touch();
+        if let (false, Some(capture)) = (response.status().is_success(), &capture) {
+            if let Some(connected) = capture.connection_metadata().as_ref() {
+                connected.poison();
+            }
+        }
         let (parts, mut incoming) = response.into_parts();
         let mut body = BytesMut::new();
         let read_body = async {
@@ -200,8 +212,16 @@ impl Client {
             }
             Ok::<(), hyper::Error>(())
         };
-        // A body that breaks off after the head arrived does not change the answer.
-        if let Ok(Err(e)) = self.with_stall(&activity, kind, url, read_body).await {
+        // A body that breaks off after the head arrived does not change the answer. It only feeds error
+        // messages, so it gets one stall timeout in all, not per piece: a server dripping a byte every
+        // so often (each one progress for the stall watchdog) must not hold the request for hours.
+        let read_body = async {
+            match inner.stall_timeout {
+                Some(limit) => tokio::time::timeout(limit, read_body).await.unwrap_or(Ok(())),
+                None => read_body.await,
+            }
+        };
+        if let Err(e) = read_body.await {
             tracing::debug!(error = %e, "response body broke off");
         }
         let head = ResponseHead::from(parts);

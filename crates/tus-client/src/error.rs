@@ -120,6 +120,8 @@ impl Error {
             Self::Status { status, .. } => match status.as_u16() {
                 409 | 460 | 417 => RetryClass::Resync,
                 408 | 423 | 429 => RetryClass::Transient,
+                // Not implemented, version not supported: asking again will not change the answer.
+                501 | 505 => RetryClass::Fatal,
                 s if s >= 500 => RetryClass::Transient,
                 _ => RetryClass::Fatal,
             },

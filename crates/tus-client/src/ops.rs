@@ -9,7 +9,7 @@ use url::Url;
 use crate::body::SentCallback;
 use crate::client::Client;
 use crate::error::Error;
-use crate::source::Source;
+use crate::source::{Source, SourceError};
 
 /// What one [`Client::step`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,18 @@ impl Client {
     pub async fn upload_buffer(&self, upload: &Url, source: &Source, options: &UploadOptions) -> Result<u64, Error> {
         let mut machine =
             Upload::resume(upload.clone(), source.len(), options.clone()).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut checked_end = false;
         while !machine.is_complete() {
+            // A reader has no length of its own: before the chunk that completes the upload, make sure it
+            // ends there, rather than leaving the rest unsent and reporting success.
+            if let (None, Some(length), false) = (source.len(), machine.length(), checked_end) {
+                if machine.state() == State::Uploading && length - machine.offset() <= machine.chunk_size() {
+                    checked_end = true;
+                    if source.available(length, 1).await.map_err(Error::Source)? > 0 {
+                        return Err(Error::Source(std::io::Error::other(SourceError::TooLong { length })));
+                    }
+                }
+            }
             if self.step(&mut machine, source, None).await? == Step::Idle {
                 break;
             }

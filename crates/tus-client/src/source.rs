@@ -37,7 +37,7 @@ pub struct Source {
 
 #[derive(Clone)]
 enum Kind {
-    File { file: Arc<std::fs::File>, base: u64, len: u64, path: Option<PathBuf> },
+    File { file: Arc<std::fs::File>, base: u64, len: u64, path: Option<PathBuf>, pool: Arc<BufferPool> },
     Bytes(Bytes),
     Reader { state: Arc<Mutex<ReaderState>>, len: Option<u64> },
 }
@@ -46,8 +46,10 @@ struct ReaderState {
     reader: Box<dyn AsyncRead + Send + Unpin>,
     /// Retained pieces, contiguous, starting at `base`.
     pieces: VecDeque<Bytes>,
+    /// The first byte still held. It may lie past `end` after a release beyond what was read (a resumed
+    /// upload): the bytes up to it are then discarded as they are read, never retained.
     base: u64,
-    /// The offset just past the last retained byte.
+    /// The offset just past the last byte read.
     end: u64,
     eof: bool,
 }
@@ -66,6 +68,12 @@ pub enum SourceError {
         released: u64,
         /// The offset asked for.
         wanted: u64,
+    },
+    /// The source holds more bytes than the upload's length (a reader sent to an existing upload).
+    #[error("the source goes on past the upload's length {length}")]
+    TooLong {
+        /// The upload's length.
+        length: u64,
     },
     /// The source holds fewer bytes than its declared length (a file that shrank, a short stream).
     #[error("the source ended at byte {ended}, before byte {needed}")]
@@ -103,7 +111,8 @@ impl Source {
         if !meta.is_file() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file; use Source::reader"));
         }
-        Ok(Self { kind: Kind::File { file: Arc::new(file), base: 0, len: meta.len(), path: None } })
+        let pool = Arc::new(BufferPool::default());
+        Ok(Self { kind: Kind::File { file: Arc::new(file), base: 0, len: meta.len(), path: None, pool } })
     }
 
     /// Bytes in memory.
@@ -153,14 +162,20 @@ impl Source {
     ///
     /// [`std::io::ErrorKind::InvalidInput`] for a reader (it cannot be split) or a range past the end.
     pub fn slice(&self, range: std::ops::Range<u64>) -> io::Result<Self> {
-        let refuse = || io::Error::new(io::ErrorKind::InvalidInput, "only a file or memory source can be sliced, within its length");
+        let refuse = || {
+            io::Error::new(io::ErrorKind::InvalidInput, "only a file or memory source can be sliced, within its length")
+        };
         if !self.len().is_some_and(|len| range.start <= range.end && range.end <= len) {
             return Err(refuse());
         }
         let kind = match &self.kind {
-            Kind::File { file, base, path, .. } => {
-                Kind::File { file: Arc::clone(file), base: base + range.start, len: range.end - range.start, path: path.clone() }
-            }
+            Kind::File { file, base, path, pool, .. } => Kind::File {
+                file: Arc::clone(file),
+                base: base + range.start,
+                len: range.end - range.start,
+                path: path.clone(),
+                pool: Arc::clone(pool),
+            },
             Kind::Bytes(b) => Kind::Bytes(b.slice(range.start as usize..range.end as usize)),
             Kind::Reader { .. } => return Err(refuse()),
         };
@@ -224,11 +239,11 @@ impl Source {
                 let end = start + max.min(b.len() - start);
                 Ok(b.slice(start..end))
             }
-            Kind::File { file, base, len, .. } => {
-                let file = Arc::clone(file);
+            Kind::File { file, base, len, pool, .. } => {
+                let (file, pool) = (Arc::clone(file), Arc::clone(pool));
                 let max = (max as u64).min(len.saturating_sub(offset)).min(PIECE as u64 * 4) as usize;
                 let at = base + offset;
-                tokio::task::spawn_blocking(move || pread(&file, at, max))
+                tokio::task::spawn_blocking(move || pread(&file, at, max, &pool))
                     .await
                     .map_err(|e| io::Error::other(format!("file read task failed: {e}")))?
             }
@@ -245,23 +260,80 @@ impl Source {
     }
 }
 
-fn pread(file: &std::fs::File, offset: u64, max: usize) -> io::Result<Bytes> {
-    let mut buf = BytesMut::zeroed(max);
+/// Reads up to `max` bytes at `offset` into a buffer of `pool`; the piece gives the buffer back to the
+/// pool when the connection has written it and dropped the last reference.
+fn pread(file: &std::fs::File, offset: u64, max: usize, pool: &Arc<BufferPool>) -> io::Result<Bytes> {
+    let mut buf = pool.take(max);
     let mut filled = 0;
     while filled < max {
         #[cfg(unix)]
-        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[filled..], offset + filled as u64);
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[filled..max], offset + filled as u64);
         #[cfg(windows)]
-        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[filled..], offset + filled as u64);
+        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[filled..max], offset + filled as u64);
         match n {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                pool.give(buf);
+                return Err(e);
+            }
         }
     }
-    buf.truncate(filled);
-    Ok(buf.freeze())
+    if filled == 0 {
+        pool.give(buf);
+        return Ok(Bytes::new());
+    }
+    Ok(Bytes::from_owner(Pooled { buf, len: filled, pool: Arc::clone(pool) }))
+}
+
+/// Read buffers of one file source (shared by its clones and slices), reused from piece to piece: a
+/// piece's buffer comes back once hyper has written and dropped it, so a file upload allocates and
+/// zeroes a few buffers once instead of one per piece.
+#[derive(Debug, Default)]
+struct BufferPool {
+    free: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+/// Free buffers a pool keeps; more are dropped (one body holds two pieces at most: the one being
+/// written and the one read ahead).
+const POOL_KEEP: usize = 4;
+
+impl BufferPool {
+    /// A zero-initialised or reused buffer of at least `len` bytes (its length is its capacity).
+    fn take(&self, len: usize) -> Vec<u8> {
+        let reused = {
+            let mut free = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            free.iter().position(|b| b.len() >= len).map(|i| free.swap_remove(i))
+        };
+        reused.unwrap_or_else(|| vec![0; len])
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        let mut free = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if free.len() < POOL_KEEP {
+            free.push(buf);
+        }
+    }
+}
+
+/// A piece read into a pooled buffer; returns the buffer to its pool on drop.
+struct Pooled {
+    buf: Vec<u8>,
+    len: usize,
+    pool: Arc<BufferPool>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buf));
+    }
 }
 
 impl ReaderState {
@@ -278,9 +350,14 @@ impl ReaderState {
         let n = self.reader.read_buf(&mut buf).await?;
         if n == 0 {
             self.eof = true;
-        } else {
-            self.end += n as u64;
-            self.pieces.push_back(buf.freeze());
+            return Ok(());
+        }
+        let start = self.end;
+        self.end += n as u64;
+        if self.end > self.base {
+            // Keep only what lies at or after `base`; a released prefix is dropped as it is read.
+            let skip = self.base.saturating_sub(start) as usize;
+            self.pieces.push_back(buf.freeze().slice(skip..));
         }
         Ok(())
     }
@@ -308,6 +385,9 @@ impl ReaderState {
             } else {
                 break;
             }
+        }
+        if self.pieces.is_empty() && offset > self.base {
+            self.base = offset;
         }
     }
 }
@@ -346,6 +426,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_reader_released_ahead_of_what_was_read_discards_instead_of_retaining() {
+        // A resumed upload of a reader: the server holds 600_000 bytes, so they are skipped, not kept.
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let source = Source::reader(std::io::Cursor::new(data.clone()));
+        source.release(600_000).await;
+        assert_eq!(source.available(600_000, 1_000_000).await.unwrap(), 400_000);
+        let Kind::Reader { state, .. } = &source.kind else { unreachable!() };
+        let retained: usize = state.lock().await.pieces.iter().map(Bytes::len).sum();
+        assert_eq!(retained, 400_000, "only bytes from the released offset on are kept");
+        assert_eq!(&source.read_at(600_000, 10).await.unwrap()[..], &data[600_000..600_010]);
+        assert!(source.read_at(599_999, 1).await.is_err());
+    }
+
+    #[tokio::test]
     async fn file_reads_are_positioned() {
         let dir = std::env::temp_dir().join(format!("tus-source-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -362,6 +456,28 @@ mod tests {
         assert_eq!(&part.read_at(0, 10).await.unwrap()[..], &data[40_000..40_010]);
         assert_eq!(&part.read_at(19_990, 100).await.unwrap()[..], &data[59_990..60_000]);
         assert!(part.read_at(20_000, 100).await.unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn file_read_buffers_are_reused_without_stale_bytes() {
+        let dir = std::env::temp_dir().join(format!("tus-source-pool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 13 + 5) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let source = Source::file(&path).unwrap();
+        let first = source.read_at(0, 1 << 20).await.unwrap();
+        assert_eq!(&first[..], &data[..1 << 20]);
+        drop(first); // Its buffer goes back to the pool ...
+        // ... and is reused for a shorter read at the end, which must not show the old bytes.
+        let tail = source.read_at(2_999_000, 1 << 20).await.unwrap();
+        assert_eq!(&tail[..], &data[2_999_000..]);
+        // A piece still held keeps its bytes while other reads go on.
+        let held = source.read_at(1 << 20, 1 << 20).await.unwrap();
+        let other = source.read_at(2 << 20, 1 << 20).await.unwrap();
+        assert_eq!(&held[..], &data[1 << 20..2 << 20]);
+        assert_eq!(&other[..], &data[2 << 20..]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

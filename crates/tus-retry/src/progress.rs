@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Progress {
-    /// Body bytes handed to the connection (may exceed `confirmed`; may count resent bytes twice).
+    /// Body bytes handed to the connection (may exceed `confirmed`; may count resent bytes twice). Never
+    /// less than `confirmed`: bytes the server already held when an upload was resumed count as sent.
     pub sent: u64,
     /// Bytes the server has confirmed holding.
     pub confirmed: u64,
@@ -50,7 +51,9 @@ impl Tracker {
     /// Moves one part's confirmed offset from `from` to `to` (which may be lower after a resync).
     pub(crate) fn confirm(&self, from: u64, to: u64) {
         if to >= from {
-            self.inner.confirmed.fetch_add(to - from, Ordering::Relaxed);
+            let confirmed = self.inner.confirmed.fetch_add(to - from, Ordering::Relaxed) + (to - from);
+            // Bytes confirmed by a resume's HEAD were sent by an earlier run: keep `sent >= confirmed`.
+            self.inner.sent.fetch_max(confirmed, Ordering::Relaxed);
         } else {
             self.inner.confirmed.fetch_sub(from - to, Ordering::Relaxed);
         }
@@ -64,9 +67,11 @@ impl Tracker {
 
     pub(crate) fn snapshot(&self) -> Progress {
         let total = self.inner.total.load(Ordering::Relaxed);
+        let confirmed = self.inner.confirmed.load(Ordering::Relaxed);
         Progress {
-            sent: self.inner.sent.load(Ordering::Relaxed),
-            confirmed: self.inner.confirmed.load(Ordering::Relaxed),
+            // `max`: parallel parts update the two counters one after the other.
+            sent: self.inner.sent.load(Ordering::Relaxed).max(confirmed),
+            confirmed,
             total: (total != u64::MAX).then_some(total),
         }
     }

@@ -5,8 +5,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use tus_client::{Client, Error as ClientError, Redacted, Source, Step};
 use tus_proto::{
-    ChecksumAlgorithm, ChecksumPlacement, ChecksumRequest, Event, Extension, Metadata, ServerConfiguration, State,
-    Upload, UploadInfo, UploadOptions,
+    ChecksumAlgorithm, ChecksumPlacement, ChecksumRequest, Event, Extension, Metadata, RequestKind,
+    ServerConfiguration, State, Upload, UploadInfo, UploadOptions,
 };
 use url::Url;
 
@@ -196,8 +196,9 @@ impl Uploader {
         self
     }
 
-    /// Whether an upload that vanished (404 or 410 when resuming) is created anew, once, when its source
-    /// can be read again from the start. Default on.
+    /// Whether an upload that vanished (404 or 410 when resuming, or a PATCH answered 404 or 410 and a
+    /// HEAD confirming it) is created anew, once, when its source can be read again from the start.
+    /// Default on.
     #[must_use]
     pub fn recreate_if_gone(mut self, on: bool) -> Self {
         self.recreate_if_gone = on;
@@ -273,11 +274,23 @@ impl Uploader {
     ///
     /// As [`Uploader::upload`]; [`Error::Unsupported`] (before any data) when the server lacks
     /// `concatenation`.
-    pub async fn upload_multiple(&self, endpoint: &Url, sources: Vec<Source>, metadata: Metadata) -> Result<Url, Error> {
+    pub async fn upload_multiple(
+        &self,
+        endpoint: &Url,
+        sources: Vec<Source>,
+        metadata: Metadata,
+    ) -> Result<Url, Error> {
         if sources.is_empty() {
             return Err(Error::Usage("upload_multiple needs at least one source".into()));
         }
-        let keys = sources.iter().map(|s| self.key(endpoint, s).map(|k| format!("{k}#multi"))).collect();
+        // The index is part of the key: with a `resume_key` (or the same file twice) every part would
+        // otherwise share one entry and resume one another's upload.
+        let n = sources.len();
+        let keys = sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.key(endpoint, s).map(|k| format!("{k}#multi{i}/{n}")))
+            .collect();
         self.concatenated(endpoint, sources, keys, metadata, self.parallel_uploads).await
     }
 
@@ -314,7 +327,8 @@ impl Uploader {
                 tasks.spawn(
                     async move {
                         let _permit = semaphore.acquire().await;
-                        let part = Part { endpoint: &endpoint, source, options, key, keep_entry: true, tracker: &tracker };
+                        let part =
+                            Part { endpoint: &endpoint, source, options, key, keep_entry: true, tracker: &tracker };
                         (index, me.drive(part).await)
                     }
                     .instrument(tracing::info_span!("part", index)),
@@ -325,6 +339,23 @@ impl Uploader {
                 let (index, result) = joined.map_err(|e| Error::Usage(format!("a part's task failed: {e}")))?;
                 match result {
                     Ok(url) => urls[index] = Some(url),
+                    Err(e) if e.is_cancelled() => {
+                        // The other parts watch the same token: let them stop on their own, so that each
+                        // can terminate its upload (aborting them could cut their DELETE short). Report
+                        // a part the server still holds, if any.
+                        let mut reported = e;
+                        while let Some(joined) = tasks.join_next().await {
+                            if let Ok((_, Err(other))) = joined {
+                                if reported.upload_url().is_none()
+                                    && other.is_cancelled()
+                                    && other.upload_url().is_some()
+                                {
+                                    reported = other;
+                                }
+                            }
+                        }
+                        return Err(reported);
+                    }
                     Err(e) => {
                         tracing::warn!(index, error = %e, "part failed; cancelling the others");
                         tasks.abort_all();
@@ -483,10 +514,11 @@ impl Uploader {
         let mut high_water = 0u64;
         let mut reported = 0u64;
         let mut recreated = false;
+        let mut probed_gone = false;
         while !upload.is_complete() {
             let Some(step) = self.cancellable(self.client.step(&mut upload, &source, sent.clone())).await else {
                 upload.handle_failure();
-                return Err(self.cancelled(upload.url()).await);
+                return Err(self.cancelled(upload.url(), key.as_ref()).await);
             };
             let created = self.drain_events(&mut upload, key.as_ref(), endpoint, &source, tracker, &mut reported)?;
             let error = match step {
@@ -501,8 +533,10 @@ impl Uploader {
                 Err(e) => e,
             };
             let url = upload.url().cloned();
+            let can_recreate =
+                self.recreate_if_gone && source.is_seekable() && !recreated && upload.endpoint().is_some();
             if upload.state() == State::Gone {
-                if self.recreate_if_gone && source.is_seekable() && !recreated && upload.endpoint().is_some() {
+                if can_recreate {
                     tracing::warn!(error = %error, "the upload is gone from the server; creating it again");
                     recreated = true;
                     if let (Some(store), Some(key)) = (&self.store, &key) {
@@ -516,6 +550,13 @@ impl Uploader {
                     continue;
                 }
                 return Err(Error::fatal(error, url));
+            }
+            if can_recreate && !probed_gone && vanished_on_patch(&error) && upload.state() == State::Syncing {
+                // A PATCH answered 404 or 410: the upload may have expired or been cleaned up. The HEAD
+                // that follows tells: gone (then it is created anew, above) or an offset to go on from.
+                tracing::warn!(error = %error, "the upload may be gone from the server; checking");
+                probed_gone = true;
+                continue;
             }
             if error.status() == Some(http::StatusCode::PAYLOAD_TOO_LARGE) && self.shrink(&mut upload) {
                 continue;
@@ -531,7 +572,7 @@ impl Uploader {
                         "request failed; retrying"
                     );
                     if !delay.is_zero() && self.cancellable(self.retry.sleeper.sleep(delay)).await.is_none() {
-                        return Err(self.cancelled(url.as_ref()).await);
+                        return Err(self.cancelled(url.as_ref(), key.as_ref()).await);
                     }
                 }
                 Decision::Exhausted => {
@@ -552,9 +593,13 @@ impl Uploader {
         Ok(url)
     }
 
-    /// Halves the chunk size after a 413, or turns creation-with-upload off; false at the floor.
+    /// Halves the chunk size after a 413, or turns creation-with-upload off; false at the floor, and for a
+    /// creation without data (the upload is larger than the server's `Tus-Max-Size`: no chunk size helps).
     fn shrink(&self, upload: &mut Upload) -> bool {
-        if upload.state() == State::Creating && upload.options().creation_with_upload {
+        if upload.state() == State::Creating {
+            if !upload.options().creation_with_upload {
+                return false;
+            }
             tracing::warn!("the server refused data in the creation request (413); sending it by PATCH");
             upload.set_creation_with_upload(false);
             return true;
@@ -625,7 +670,7 @@ impl Uploader {
                 Decision::Retry(delay) => {
                     failures += 1;
                     tracing::warn!(error = %error, attempt = failures, delay_ms = delay.as_millis() as u64, "retrying");
-                    if self.cancellable(self.retry.sleeper.sleep(delay)).await.is_none() {
+                    if !delay.is_zero() && self.cancellable(self.retry.sleeper.sleep(delay)).await.is_none() {
                         return Err(Error::Cancelled { upload_url: upload.cloned() });
                     }
                 }
@@ -648,7 +693,7 @@ impl Uploader {
         }
     }
 
-    async fn cancelled(&self, url: Option<&Url>) -> Error {
+    async fn cancelled(&self, url: Option<&Url>, key: Option<&String>) -> Error {
         let Some(url) = url else {
             return Error::Cancelled { upload_url: None };
         };
@@ -656,6 +701,12 @@ impl Uploader {
             match self.client.terminate(url).await {
                 Ok(()) => {
                     tracing::info!(url = %Redacted::new(url), "cancelled; upload terminated");
+                    // The entry would point at an upload that no longer exists.
+                    if let (Some(store), Some(key)) = (&self.store, key) {
+                        if let Err(e) = store.remove(key) {
+                            tracing::warn!(error = %e, "removing the terminated upload from the resume store failed");
+                        }
+                    }
                     return Error::Cancelled { upload_url: None };
                 }
                 Err(e) => tracing::warn!(error = %e, "cancelled; terminating the upload failed"),
@@ -663,6 +714,15 @@ impl Uploader {
         }
         Error::Cancelled { upload_url: Some(url.clone()) }
     }
+}
+
+/// Whether a PATCH was answered 404 or 410: the upload may have vanished.
+fn vanished_on_patch(error: &ClientError) -> bool {
+    matches!(
+        error,
+        ClientError::Status { request: RequestKind::Patch, status, .. }
+            if *status == http::StatusCode::NOT_FOUND || *status == http::StatusCode::GONE
+    )
 }
 
 fn httpdate_fmt(at: std::time::SystemTime) -> String {
