@@ -23,6 +23,8 @@ pub enum RetryClass {
 
 /// An error from the tus client.
 ///
+/// `Display` prints only this level, as in hyper; the cause is in [`std::error::Error::source`].
+///
 /// Use the predicates ([`Error::is_timeout`], [`Error::is_connect`], [`Error::status`]) and
 /// [`Error::retry_class`] rather than matching on variants. Upload URLs are printed without their query
 /// strings, since a query may carry a token.
@@ -44,7 +46,7 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
     /// The server broke the protocol (aiotus's `ProtocolError`).
-    #[error("{request} {url}: server broke the protocol: {source}")]
+    #[error("{request} {url}: the server broke the protocol")]
     Protocol {
         /// The request that was answered.
         request: RequestKind,

@@ -3,11 +3,14 @@ use url::Url;
 use tus_client::Redacted;
 
 /// Why an upload (or a metadata read) did not succeed.
+///
+/// As in hyper, `Display` prints only this level; the cause is in [`std::error::Error::source`] (print the
+/// chain, as the `tus` CLI does, to see what the server answered).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Every attempt of the retry budget failed; `last` is the last failure.
-    #[error("gave up after {attempts} attempts{}: {last}", at_url(upload_url.as_ref()))]
+    #[error("gave up after {attempts} attempts{}", at_url(upload_url.as_ref()))]
     Exhausted {
         /// How many attempts were made in the last budget.
         attempts: u32,
@@ -18,7 +21,7 @@ pub enum Error {
         upload_url: Option<Url>,
     },
     /// A failure that retrying cannot fix (a 4xx other than 409/423, a protocol violation, a TLS failure).
-    #[error("{source}{}", at_url(upload_url.as_ref()))]
+    #[error("failed, and retrying cannot help{}", at_url(upload_url.as_ref()))]
     Fatal {
         /// The failure.
         #[source]

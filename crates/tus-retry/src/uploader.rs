@@ -627,6 +627,10 @@ impl Uploader {
                 Event::Created { url } => {
                     created = true;
                     tracing::info!(url = %Redacted::new(&url), "upload created");
+                    if endpoint.scheme() == "https" && url.scheme() == "http" {
+                        // protocol.md pitfall 2: a server behind a TLS proxy that does not know it.
+                        tracing::warn!(url = %Redacted::new(&url), "the server gave an http:// upload URL for an https:// endpoint; the data will not be encrypted");
+                    }
                     if let (Some(store), Some(key)) = (&self.store, key) {
                         let entry = StoredUpload { url, endpoint: endpoint.clone(), length: source.len() };
                         store.put(key, &entry).map_err(Error::Store)?;

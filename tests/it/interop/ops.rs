@@ -331,7 +331,7 @@ async fn node_refuses_concatenation() {
         let server = start(ServerKind::Node).await;
         let err = client().create(&server.endpoint(), &Create::new(Length::Known(10)).partial(true)).await.unwrap_err();
         assert_eq!(err.status(), Some(StatusCode::NOT_IMPLEMENTED), "{err}");
-        assert_eq!(err.retry_class(), RetryClass::Transient, "a 5xx, as the client classifies it");
+        assert_eq!(err.retry_class(), RetryClass::Fatal, "501 Not Implemented will not change on a retry");
     })
     .await;
 }

@@ -968,7 +968,7 @@ async fn real_node_max_size_413_on_creation() {
     let e = result.expect_err("an upload above the server's maximum size cannot succeed");
     assert!(matches!(e, Error::Fatal { .. }), "{}", chain(&e));
     assert_eq!(e.client_error().and_then(|c| c.status()).map(|s| s.as_u16()), Some(413), "{}", chain(&e));
-    assert!(e.to_string().contains("creation POST") && e.to_string().contains("413"), "{e}");
+    assert!(chain(&e).contains("creation POST") && chain(&e).contains("413"), "{}", chain(&e));
     assert_eq!(sleeper.calls(), 0, "a 413 on creation was retried: {e}");
 }
 
