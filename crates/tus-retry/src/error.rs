@@ -10,7 +10,7 @@ use tus_client::Redacted;
 #[non_exhaustive]
 pub enum Error {
     /// Every attempt of the retry budget failed; `last` is the last failure.
-    #[error("gave up after {attempts} attempts{}", at_url(upload_url.as_ref()))]
+    #[error("gave up after {attempts} attempt{}{}", if *attempts == 1 { "" } else { "s" }, at_url(upload_url.as_ref()))]
     Exhausted {
         /// How many attempts were made in the last budget.
         attempts: u32,
@@ -21,7 +21,7 @@ pub enum Error {
         upload_url: Option<Url>,
     },
     /// A failure that retrying cannot fix (a 4xx other than 409/423, a protocol violation, a TLS failure).
-    #[error("failed, and retrying cannot help{}", at_url(upload_url.as_ref()))]
+    #[error("cannot go on{}", at_url(upload_url.as_ref()))]
     Fatal {
         /// The failure.
         #[source]
