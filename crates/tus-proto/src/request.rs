@@ -468,7 +468,8 @@ impl UploadInfo {
         }
         let metadata = header::get::<UploadMetadata>(&response.headers);
         let concat = header::get::<UploadConcat>(&response.headers);
-        let (metadata, concat) = if strict { (metadata?, concat?) } else { (metadata.ok().flatten(), concat.ok().flatten()) };
+        let (metadata, concat) =
+            if strict { (metadata?, concat?) } else { (metadata.ok().flatten(), concat.ok().flatten()) };
         Ok(Self { offset, length, deferred, metadata: metadata.map(|m| m.0), concat, expires: response.expires() })
     }
 

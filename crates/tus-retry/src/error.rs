@@ -41,7 +41,10 @@ pub enum Error {
     },
     /// The server reported success but does not hold the expected bytes (a final upload shorter than its
     /// parts, for example). Never reported as success.
-    #[error("the server holds {offset} bytes (length {length:?}) at {}, expected {expected}", Redacted::new(upload_url))]
+    #[error(
+        "the server holds {offset} bytes (length {length:?}) at {}, expected {expected}",
+        Redacted::new(upload_url)
+    )]
     Incomplete {
         /// The server's offset.
         offset: u64,

@@ -316,8 +316,9 @@ async fn head_without_upload_offset_is_a_protocol_error() {
                 "{err:?}"
             );
             // `Display` names the request; the cause (the missing header) is the source.
-            let chain: Vec<String> =
-                std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source()).map(|e| e.to_string()).collect();
+            let chain: Vec<String> = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+                .map(|e| e.to_string())
+                .collect();
             assert!(chain[0].contains("HEAD") && chain[1].contains("Upload-Offset"), "{chain:?}");
         }
         // upload_buffer never treats it as offset 0.
