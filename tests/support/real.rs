@@ -3,7 +3,7 @@
 //! The servers are installed under `<workspace>/.tools/` (or `$TUS_TOOLS_DIR`) by
 //! `cargo xtask servers install`; a missing install is an error that says so, never a skip.
 //!
-//! ```ignore
+//! ```text
 //! let server = RealServer::rustus(RustusOptions::default()).await?;
 //! // ... run the client against server.endpoint() (http://127.0.0.1:<port>/files/) ...
 //! assert_eq!(server.stored_bytes(&upload_url)?, data);

@@ -4,7 +4,7 @@
 //! hyper-util, no workspace crates). The creation URL is `/files/`, uploads live at `/files/<id>`, and
 //! `GET /files/<id>` returns the stored bytes. Every request is recorded ([`TusServer::requests`]).
 //!
-//! ```ignore
+//! ```text
 //! let server = TusServer::builder().max_size(1 << 20).start().await;
 //! server.inject(Fault::patch(FaultAction::status(423)));
 //! // ... run the client against server.endpoint() ...

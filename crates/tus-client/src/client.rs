@@ -252,7 +252,11 @@ impl Client {
             let after = self.inner.connect_timeout.unwrap_or_default();
             return Error::Timeout { request, url: redacted, after };
         }
-        if tls::find_rustls_error(root).is_some() {
+        // Over HTTP/2 the h2 crate flattens a connection's I/O error to a kind and a message, so a TLS 1.3
+        // alert that arrives after the handshake (a refused client certificate) is only text there. rustls
+        // words every alert "received fatal alert: …".
+        let alert = || tls::error_chain(root).any(|c| c.to_string().contains("received fatal alert"));
+        if tls::find_rustls_error(root).is_some() || alert() {
             return Error::Tls { url: redacted, source: Box::new(e) };
         }
         if e.is_connect() {

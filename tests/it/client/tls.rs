@@ -171,15 +171,11 @@ async fn mtls_needs_the_client_identity() {
     .await;
 }
 
-/// BUG (tus-client): when a server refuses the client certificate, TLS 1.3 reports it in an alert
-/// after the client's side of the handshake is done, so the error arrives on the first read of the
-/// response. Over HTTP/1.1 the `io::Error` still carries the `rustls::Error` and the client reports
-/// `Error::Tls` (fatal). Over HTTP/2 the h2 crate flattens I/O errors to a kind and a message
-/// ("received fatal alert: CertificateRequired"), `Client::transport_error` finds no `rustls::Error`,
-/// and the refusal is reported as `Error::Http`, which is `RetryClass::Transient`: tus-retry retries a
-/// refusal that cannot change.
+/// When a server refuses the client certificate, TLS 1.3 reports it in an alert after the client's side
+/// of the handshake is done, so the error arrives on the first read of the response. Over HTTP/1.1 the
+/// `io::Error` carries the `rustls::Error`; over HTTP/2 the h2 crate flattens it to a message, which
+/// `Client::transport_error` still recognises: either way it is `Error::Tls`, fatal, never retried.
 #[tokio::test]
-#[ignore = "known bug: an mTLS refusal over HTTP/2 is Error::Http (transient), not Error::Tls"]
 async fn mtls_refusal_over_http2_is_a_tls_error() {
     bounded(async {
         let server = https(&pki().server, true).await;
