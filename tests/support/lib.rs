@@ -14,3 +14,4 @@ pub mod proxy;
 pub mod real;
 pub mod server;
 pub mod tls_proxy;
+pub mod util;

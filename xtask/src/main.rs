@@ -5,11 +5,15 @@
 //! cargo xtask tidy                                dependency and source hygiene checks
 //! cargo xtask servers install                     install rustus and @tus/server into .tools/
 //! cargo xtask servers run rustus|node [--port N] [-- extra server args]
+//! cargo xtask demo [--release]                   the tus CLI against rustus: interrupted, resumed, verified
+//! cargo xtask bench [--size 1GiB] [--reps 3] [--only SECTIONS]   tus-rs against its peers (BENCHMARKS.md)
 //! ```
 //!
 //! Everything installed goes under `<workspace>/.tools/` (override with `TUS_TOOLS_DIR`).
 
+mod bench;
 mod ci;
+mod demo;
 mod servers;
 mod tidy;
 
@@ -21,7 +25,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
@@ -30,6 +34,12 @@ commands:
   servers install                 install the pinned real tus servers into .tools/ (idempotent)
   servers run rustus|node [--port N] [-- ARGS...]
                                   run one real server in the foreground for manual poking
+  demo [--release]                upload 64 MiB with the tus CLI to rustus, interrupt it, resume it, verify it
+  bench [--size 1GiB] [--reps 3] [--only single,sink,many,parallel,cost,profile,criterion]
+        [--servers rustus,node] [--small-files 1000] [--large-files 100] [--concurrency 1,8,32]
+        [--update BENCHMARKS.md] [--keep]
+                                  benchmark tus-rs against aiotus, tuspy, tus-js-client and curl on
+                                  rustus, @tus/server and a sink; report in target/bench/report.md
 ";
 
 fn main() -> ExitCode {
@@ -50,6 +60,8 @@ fn run(args: &[String]) -> Result<()> {
         ["tidy"] => tidy::run(),
         ["servers", "install"] => servers::install(),
         ["servers", "run", rest @ ..] => servers::run_cmd(rest),
+        ["demo", rest @ ..] => demo::run(rest),
+        ["bench", rest @ ..] => bench::run(rest),
         ["help" | "--help" | "-h"] | [] => {
             print!("{USAGE}");
             Ok(())

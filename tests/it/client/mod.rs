@@ -19,6 +19,7 @@ use sha2::Digest as _;
 use tus_client::{Client, ClientBuilder, Source};
 use tus_proto::{ChecksumAlgorithm, Create, Length};
 use tus_tests::server::{RecordedRequest, TusServer};
+use tus_tests::util::data;
 use url::Url;
 
 /// The user agent the tests set, so header assertions don't depend on the crate version.
@@ -28,19 +29,6 @@ const OCTET: &str = "application/offset+octet-stream";
 /// Runs a test body with a hard deadline.
 async fn bounded<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(60), f).await.expect("test timed out")
-}
-
-/// Deterministic pseudo-random bytes (xorshift), different per `seed`.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// A builder with the test user agent and a stall timeout that fails a hung test quickly.

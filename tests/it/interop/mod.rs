@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tus_client::Client;
 use tus_tests::real::{NodeOptions, RealServer, RustusOptions, ServerKind};
+use tus_tests::util::data;
 
 /// Runs a test body with a hard deadline.
 async fn bounded<F: Future>(f: F) -> F::Output {
@@ -48,19 +49,6 @@ fn chunk(kind: ServerKind) -> u64 {
 
 fn client() -> Client {
     Client::builder().stall_timeout(Some(Duration::from_secs(20))).build().expect("client")
-}
-
-/// Deterministic pseudo-random bytes (xorshift), different per `seed`.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// How many uploads the server keeps records of in its data directory (rustus `<id>.info`,

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use tus_retry::{Client, Metadata, RetryConfiguration, Sleeper, Source, Uploader};
 use tus_tests::real::{NodeOptions, RealServer, RustusOptions};
+pub(crate) use tus_tests::util::{chain, data as payload};
 use url::Url;
 
 /// Hard bound on one upload to a real server.
@@ -84,20 +85,6 @@ pub(crate) fn client(stall: Duration) -> Client {
         .expect("client builds")
 }
 
-/// Deterministic, incompressible-looking bytes (xorshift), different per `seed`.
-pub(crate) fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ len as u64;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// `data` written to a fresh temporary file (kept alive by the returned guard).
 pub(crate) fn source_file(data: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::Builder::new().prefix("tus-reliability-").tempdir().expect("temp dir");
@@ -153,16 +140,4 @@ pub(crate) async fn upload_file(
         Ok(Err(e)) => panic!("{what}: the upload failed: {}\n{}", chain(&e), server.logs()),
         Ok(Ok(url)) => url,
     }
-}
-
-/// An error and its sources, joined with `: `.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -24,23 +24,11 @@ use std::time::Duration;
 use http::Method;
 use tus_retry::{Client, Progress, RetryConfiguration, Sleeper, Uploader};
 use tus_tests::server::{RecordedRequest, TusServer};
+use tus_tests::util::data;
 
 /// Runs a test body with a hard deadline, so a hang is a failure.
 async fn bounded<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(60), f).await.expect("test timed out")
-}
-
-/// Deterministic pseudo-random bytes (xorshift), different per `seed`.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 const SEC: Duration = Duration::from_secs(1);
