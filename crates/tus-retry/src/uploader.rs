@@ -78,6 +78,14 @@ impl std::fmt::Debug for Uploader {
     }
 }
 
+/// Why a retry loop stops.
+enum Stop {
+    /// The cancellation token fired while waiting.
+    Cancelled,
+    /// The error is final.
+    Failed(Error),
+}
+
 /// What one upload loop works with.
 struct Part<'a> {
     endpoint: &'a Url,
@@ -561,24 +569,10 @@ impl Uploader {
             if error.status() == Some(http::StatusCode::PAYLOAD_TOO_LARGE) && self.shrink(&mut upload) {
                 continue;
             }
-            match self.decide(&error, failures + 1) {
-                Decision::Retry(delay) => {
-                    failures += 1;
-                    tracing::warn!(
-                        error = %error,
-                        attempt = failures,
-                        of = self.retry.attempts(),
-                        delay_ms = delay.as_millis() as u64,
-                        "request failed; retrying"
-                    );
-                    if !delay.is_zero() && self.cancellable(self.retry.sleeper.sleep(delay)).await.is_none() {
-                        return Err(self.cancelled(url.as_ref(), key.as_ref()).await);
-                    }
-                }
-                Decision::Exhausted => {
-                    return Err(Error::exhausted(failures + 1, error, url));
-                }
-                Decision::Fatal => return Err(Error::fatal(error, url)),
+            match self.back_off(error, &mut failures, url.as_ref()).await {
+                Ok(()) => {}
+                Err(Stop::Cancelled) => return Err(self.cancelled(url.as_ref(), key.as_ref()).await),
+                Err(Stop::Failed(e)) => return Err(e),
             }
         }
         let Some(url) = upload.url().cloned().filter(|_| upload.is_complete()) else {
@@ -652,10 +646,6 @@ impl Uploader {
         Ok(created)
     }
 
-    fn decide(&self, error: &ClientError, failures: u32) -> Decision {
-        self.retry.decide(error, failures)
-    }
-
     async fn with_retry<T, F, Fut>(&self, upload: Option<&Url>, mut op: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
@@ -670,19 +660,34 @@ impl Uploader {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            match self.decide(&error, failures + 1) {
-                Decision::Retry(delay) => {
-                    failures += 1;
-                    tracing::warn!(error = %error, attempt = failures, delay_ms = delay.as_millis() as u64, "retrying");
-                    if !delay.is_zero() && self.cancellable(self.retry.sleeper.sleep(delay)).await.is_none() {
-                        return Err(Error::Cancelled { upload_url: upload.cloned() });
-                    }
-                }
-                Decision::Exhausted => {
-                    return Err(Error::exhausted(failures + 1, error, upload.cloned()));
-                }
-                Decision::Fatal => return Err(Error::fatal(error, upload.cloned())),
+            match self.back_off(error, &mut failures, upload).await {
+                Ok(()) => {}
+                Err(Stop::Cancelled) => return Err(Error::Cancelled { upload_url: upload.cloned() }),
+                Err(Stop::Failed(e)) => return Err(e),
             }
+        }
+    }
+
+    /// After a failure (`*failures` before it): when a retry is due, counts the failure and waits;
+    /// otherwise says why the operation stops.
+    async fn back_off(&self, error: ClientError, failures: &mut u32, url: Option<&Url>) -> Result<(), Stop> {
+        match self.retry.decide(&error, *failures + 1) {
+            Decision::Retry(delay) => {
+                *failures += 1;
+                tracing::warn!(
+                    error = %error,
+                    attempt = *failures,
+                    of = self.retry.attempts(),
+                    delay_ms = delay.as_millis() as u64,
+                    "request failed; retrying"
+                );
+                if !delay.is_zero() && self.cancellable(self.retry.sleeper.sleep(delay)).await.is_none() {
+                    return Err(Stop::Cancelled);
+                }
+                Ok(())
+            }
+            Decision::Exhausted => Err(Stop::Failed(Error::exhausted(*failures + 1, error, url.cloned()))),
+            Decision::Fatal => Err(Stop::Failed(Error::fatal(error, url.cloned()))),
         }
     }
 
