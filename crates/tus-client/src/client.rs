@@ -192,7 +192,6 @@ impl Client {
             Some(source_error) => Error::Source(source_error),
             None => self.transport_error(e, kind, url),
         })?;
-        activity.touch();
         if let (false, Some(capture)) = (response.status().is_success(), &capture) {
             if let Some(connected) = capture.connection_metadata().as_ref() {
                 connected.poison();
@@ -203,7 +202,6 @@ impl Client {
         let read_body = async {
             while let Some(frame) = incoming.frame().await {
                 let Ok(data) = frame?.into_data() else { continue };
-                activity.touch();
                 let room = BODY_LIMIT.saturating_sub(body.len());
                 body.extend_from_slice(&data[..data.len().min(room)]);
                 if body.len() >= BODY_LIMIT {

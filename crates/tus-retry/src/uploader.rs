@@ -385,10 +385,8 @@ impl Uploader {
                     });
                 }
             }
-            if let Some(store) = &self.store {
-                for key in keys.iter().flatten() {
-                    store.remove(key).map_err(Error::Store)?;
-                }
+            for key in &keys {
+                self.forget(key.as_ref())?;
             }
             Ok(final_url)
         }
@@ -497,6 +495,14 @@ impl Uploader {
         Some(format!("file:{}:{}:{mtime}@{endpoint}", path.display(), meta.len()))
     }
 
+    /// Removes `key` from the store, when there are both.
+    fn forget(&self, key: Option<&String>) -> Result<(), Error> {
+        match (&self.store, key) {
+            (Some(store), Some(key)) => store.remove(key).map_err(Error::Store),
+            _ => Ok(()),
+        }
+    }
+
     fn lookup(&self, key: Option<&String>, endpoint: &Url, source: &Source) -> Result<Option<Url>, Error> {
         let (Some(store), Some(key)) = (&self.store, key) else {
             return Ok(None);
@@ -547,9 +553,7 @@ impl Uploader {
                 if can_recreate {
                     tracing::warn!(error = %error, "the upload is gone from the server; creating it again");
                     recreated = true;
-                    if let (Some(store), Some(key)) = (&self.store, &key) {
-                        store.remove(key).map_err(Error::Store)?;
-                    }
+                    self.forget(key.as_ref())?;
                     upload.restart().map_err(usage)?;
                     tracker.confirm(reported, 0);
                     reported = 0;
@@ -579,9 +583,7 @@ impl Uploader {
             return Err(Error::Usage(format!("the upload stopped in state {:?}", upload.state())));
         };
         if !keep_entry {
-            if let (Some(store), Some(key)) = (&self.store, &key) {
-                store.remove(key).map_err(Error::Store)?;
-            }
+            self.forget(key.as_ref())?;
         }
         tracing::info!(url = %Redacted::new(&url), "upload complete");
         Ok(url)
@@ -711,10 +713,8 @@ impl Uploader {
                 Ok(()) => {
                     tracing::info!(url = %Redacted::new(url), "cancelled; upload terminated");
                     // The entry would point at an upload that no longer exists.
-                    if let (Some(store), Some(key)) = (&self.store, key) {
-                        if let Err(e) = store.remove(key) {
-                            tracing::warn!(error = %e, "removing the terminated upload from the resume store failed");
-                        }
+                    if let Err(e) = self.forget(key) {
+                        tracing::warn!(error = %e, "removing the terminated upload from the resume store failed");
                     }
                     return Error::Cancelled { upload_url: None };
                 }
