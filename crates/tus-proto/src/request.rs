@@ -98,6 +98,16 @@ impl RequestPlan {
         Self { kind, method, url, headers, body: Body::Empty, checksum: None }
     }
 
+    /// Adds `Upload-Metadata`, or nothing for empty metadata (@tus/server refuses an empty header).
+    fn set_metadata(&mut self, metadata: &Metadata) -> Result<(), Error> {
+        if !metadata.is_empty() {
+            let value = metadata.encode()?;
+            let value = HeaderValue::from_str(&value).map_err(|_| Error::Usage("metadata is not a header value"))?;
+            self.headers.insert(UploadMetadata::NAME, value);
+        }
+        Ok(())
+    }
+
     fn with_body(mut self, body: Body) -> Self {
         if let Body::Source(_) = body {
             self.headers.insert(CONTENT_TYPE, HeaderValue::from_static(OFFSET_OCTET_STREAM));
@@ -287,11 +297,7 @@ impl Create {
             Length::Known(n) => plan.headers.insert(UploadLength::NAME, UploadLength(n).encode()),
             Length::Deferred => plan.headers.insert(UploadDeferLength::NAME, UploadDeferLength.encode()),
         };
-        if !self.metadata.is_empty() {
-            let value = self.metadata.encode()?;
-            let value = HeaderValue::from_str(&value).map_err(|_| Error::Usage("metadata is not a header value"))?;
-            plan.headers.insert(UploadMetadata::NAME, value);
-        }
+        plan.set_metadata(&self.metadata)?;
         if self.partial {
             plan.headers.insert(UploadConcat::NAME, UploadConcat::Partial.encode());
         }
@@ -324,11 +330,7 @@ pub fn concatenate(endpoint: &Url, parts: &[Url], metadata: &Metadata) -> Result
     let mut plan = RequestPlan::new(RequestKind::Concatenate, Method::POST, endpoint.clone());
     let concat = UploadConcat::Final(parts.iter().map(|u| u.as_str().to_owned()).collect());
     plan.headers.insert(UploadConcat::NAME, concat.encode());
-    if !metadata.is_empty() {
-        let value = metadata.encode()?;
-        let value = HeaderValue::from_str(&value).map_err(|_| Error::Usage("metadata is not a header value"))?;
-        plan.headers.insert(UploadMetadata::NAME, value);
-    }
+    plan.set_metadata(metadata)?;
     Ok(plan.with_body(Body::Empty))
 }
 
